@@ -70,13 +70,14 @@ func api(t *cloudformation.Template, cfg Config) error {
 	post := method(cfg, "POST", postRequestTemplate)
 	post.RequestModels = map[string]string{"application/json": ref(LogicalAPIJobModel)}
 	get := method(cfg, "GET", getRequestTemplate)
-	get.RequestParameters = map[string]string{"method.request.querystring.message": "true"}
+	// goformation types RequestParameters as strings; CloudFormation's are booleans (required or not).
+	getParams := map[string]any{"RequestParameters": map[string]any{"method.request.querystring.message": true}}
 	t.Resources[LogicalAPIPostMethod] = post
-	t.Resources[LogicalAPIGetMethod] = get
+	t.Resources[LogicalAPIGetMethod] = withProperties{get, getParams}
 
 	// A deployment is immutable: name it after what it deploys, so a change to the methods creates
 	// a new deployment and the stage moves to it.
-	hash, err := contentHash(post, get, jobSchema)
+	hash, err := contentHash(post, get, getParams, jobSchema)
 	if err != nil {
 		return err
 	}
