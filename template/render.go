@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/intrinsics"
+	"gopkg.in/yaml.v3"
 )
 
 // Output formats of Synth.
@@ -36,20 +39,20 @@ func SynthRepository(cfg Config, format string) ([]byte, error) {
 	return Render(t, format)
 }
 
-// Render renders t as YAML or minified JSON.
+// Render renders t as YAML (goformation's form: sorted keys, long-form intrinsics) or minified JSON.
 func Render(t *cloudformation.Template, format string) ([]byte, error) {
-	switch format {
-	case FormatYAML:
-		out, err := t.YAML()
-		if err != nil {
-			return nil, fmt.Errorf("rendering template as YAML: %w", err)
-		}
-		return out, nil
-	case FormatJSON:
-		indented, err := t.JSON()
-		if err != nil {
-			return nil, fmt.Errorf("rendering template as JSON: %w", err)
-		}
+	if format != FormatYAML && format != FormatJSON {
+		return nil, fmt.Errorf("unknown template format %q (want %s or %s)", format, FormatYAML, FormatJSON)
+	}
+	raw, err := json.Marshal(document{Template: t, Rules: rules(t)})
+	if err != nil {
+		return nil, fmt.Errorf("rendering template: %w", err)
+	}
+	indented, err := intrinsics.ProcessJSON(raw, nil) // turns goformation's encoded intrinsics into JSON
+	if err != nil {
+		return nil, fmt.Errorf("rendering template: %w", err)
+	}
+	if format == FormatJSON {
 		var min bytes.Buffer
 		if err := json.Compact(&min, indented); err != nil {
 			return nil, fmt.Errorf("minifying template: %w", err)
@@ -57,7 +60,50 @@ func Render(t *cloudformation.Template, format string) ([]byte, error) {
 		min.WriteByte('\n')
 		return min.Bytes(), nil
 	}
-	return nil, fmt.Errorf("unknown template format %q (want %s or %s)", format, FormatYAML, FormatJSON)
+	// As goformation's Template.YAML: through yaml.v3's generic values, which keep integers integers.
+	var doc any
+	if err := yaml.Unmarshal(indented, &doc); err != nil {
+		return nil, fmt.Errorf("rendering template as YAML: %w", err)
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("rendering template as YAML: %w", err)
+	}
+	return out, nil
+}
+
+// document is what Render marshals: goformation's template and the Rules section it lacks.
+type document struct {
+	*cloudformation.Template
+	Rules map[string]any `json:"Rules,omitempty"`
+}
+
+// rules adds CloudFormation Rules that check, before any resource changes, that the TaskCpu and
+// TaskMemory parameters form a pair Fargate allows (a reviewer may change either in the console).
+func rules(t *cloudformation.Template) map[string]any {
+	_, hasCPU := t.Parameters[ParamTaskCPU]
+	_, hasMemory := t.Parameters[ParamTaskMemory]
+	if !hasCPU || !hasMemory {
+		return nil
+	}
+	out := map[string]any{}
+	for _, cpu := range FargateCPUs() {
+		mems := FargateMemory(cpu)
+		allowed := make([]string, len(mems))
+		for i, m := range mems {
+			allowed[i] = strconv.Itoa(m)
+		}
+		out[fmt.Sprintf("FargateMemoryForCpu%d", cpu)] = map[string]any{
+			"RuleCondition": cloudformation.Equals(ref(ParamTaskCPU), strconv.Itoa(cpu)),
+			"Assertions": []any{map[string]any{
+				// Fn::Contains is not among goformation's intrinsics: written as a plain map, with
+				// its Ref encoded so that rendering keeps it rather than resolving it.
+				"Assert":            map[string]any{"Fn::Contains": []any{allowed, ref(ParamTaskMemory)}},
+				"AssertDescription": fmt.Sprintf("with %d CPU units, Fargate allows memory %s MiB", cpu, joinInts(mems)),
+			}},
+		}
+	}
+	return out
 }
 
 // withProperties adds raw properties to a goformation resource at render time. goformation types

@@ -727,3 +727,35 @@ func BenchmarkSynthDefaultYAML(b *testing.B) {
 		}
 	}
 }
+
+// TestRulesCheckFargatePairs: the console may change TaskCpu and TaskMemory independently, so the
+// template's Rules reject a pair Fargate does not allow before any resource changes.
+func TestRulesCheckFargatePairs(t *testing.T) {
+	r := renderMain(t, Defaults())
+	rules := r.section("Rules")
+	if len(rules) != len(FargateCPUs()) {
+		t.Fatalf("%d rules, want one per Fargate CPU value (%d)", len(rules), len(FargateCPUs()))
+	}
+	for _, cpu := range FargateCPUs() {
+		rule, ok := rules[fmt.Sprintf("FargateMemoryForCpu%d", cpu)].(map[string]any)
+		if !ok {
+			t.Errorf("no rule for cpu %d", cpu)
+			continue
+		}
+		if got, want := js(rule["RuleCondition"]), js(map[string]any{"Fn::Equals": []any{map[string]any{"Ref": ParamTaskCPU}, fmt.Sprint(cpu)}}); got != want {
+			t.Errorf("cpu %d rule condition = %s, want %s", cpu, got, want)
+		}
+		var allowed []string
+		for _, m := range FargateMemory(cpu) {
+			allowed = append(allowed, fmt.Sprint(m))
+		}
+		assert := list(rule["Assertions"])[0].(map[string]any)["Assert"]
+		if got, want := js(assert), js(map[string]any{"Fn::Contains": []any{allowed, map[string]any{"Ref": ParamTaskMemory}}}); got != want {
+			t.Errorf("cpu %d assertion = %s, want %s", cpu, got, want)
+		}
+	}
+	repo, err := SynthRepository(Defaults(), FormatJSON)
+	if err != nil || strings.Contains(string(repo), `"Rules"`) {
+		t.Errorf("the repository stack has no task size, so no rules (err %v)", err)
+	}
+}
