@@ -11,6 +11,10 @@ import (
 // execution role's pull permission is derived from it.
 const ImageURIPattern = `^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9][a-z0-9._/-]*@sha256:[a-f0-9]{64}$`
 
+// KeepDesiredCount is the DesiredCount parameter's default: the service's DesiredCount property is
+// left out, so ECS keeps the count that scaling chose. cfnbuild deploy passes 0 on create only.
+const KeepDesiredCount = -1
+
 // Build builds the main stack for cfg.
 func Build(cfg Config) (*cloudformation.Template, error) {
 	if err := cfg.Validate(); err != nil {
@@ -99,13 +103,12 @@ func parameters(t *cloudformation.Template, cfg Config) {
 		Description: str("minutes the queue must stay empty (visible and in flight) before the fleet scales to zero"),
 	}
 	t.Parameters[ParamDesiredCount] = cloudformation.Parameter{
-		Type:                  "String",
-		Default:               "",
-		AllowedPattern:        str("^[0-9]*$"),
-		ConstraintDescription: str("must be empty or a whole number"),
-		Description:           str("set by cfnbuild: 0 when the stack is created, empty on updates so that a deploy never changes how many tasks run"),
+		Type:        "Number",
+		Default:     KeepDesiredCount,
+		MinValue:    float(KeepDesiredCount),
+		Description: str("set by cfnbuild: 0 when the stack is created; -1 (the default) on updates leaves the count to scaling, so a deploy never changes how many tasks run"),
 	}
-	t.Conditions[ConditionHasDesiredCount] = cloudformation.Not([]string{cloudformation.Equals(ref(ParamDesiredCount), "")})
+	t.Conditions[ConditionHasDesiredCount] = cloudformation.Not([]string{cloudformation.Equals(ref(ParamDesiredCount), strconv.Itoa(KeepDesiredCount))})
 
 	groups := []any{
 		group("Worker image", ParamImageURI),
@@ -122,7 +125,7 @@ func parameters(t *cloudformation.Template, cfg Config) {
 		ParamJobTimeout:      label("Job timeout (seconds)"),
 		ParamMaxReceiveCount: label("Tries before the dead-letter queue"),
 		ParamScaleInDelay:    label("Scale-in delay (minutes)"),
-		ParamDesiredCount:    label("Desired count (leave empty on updates)"),
+		ParamDesiredCount:    label("Desired count (-1: keep the running count)"),
 	}
 	if cfg.Network == NetworkNATInstance {
 		groups = append(groups, group("Network", ParamNATInstanceAMI))

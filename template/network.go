@@ -73,12 +73,11 @@ func network(t *cloudformation.Template, cfg Config) ([]string, error) {
 		RouteTableIds:   tables,
 	}
 	t.Resources[LogicalTaskSecurityGroup] = &ec2.SecurityGroup{
-		GroupDescription: "cfnbuild worker tasks: no inbound traffic; outbound to AWS APIs, ECR and whatever the job calls",
+		// No egress rules written: a security group's default allows all outbound traffic (AWS APIs,
+		// ECR and whatever the job calls).
+		GroupDescription: "cfnbuild worker tasks: no inbound traffic; all outbound (the default)",
 		VpcId:            str(ref(LogicalVPC)),
-		SecurityGroupEgress: []ec2.SecurityGroup_Egress{{
-			IpProtocol: "-1", CidrIp: str("0.0.0.0/0"), Description: str("jobs reach AWS APIs, ECR and the internet"),
-		}},
-		Tags: nameTag("${AWS::StackName}-tasks"),
+		Tags:             nameTag("${AWS::StackName}-tasks"),
 	}
 	return taskSubnets, nil
 }
@@ -148,14 +147,15 @@ func natInstance(t *cloudformation.Template, cfg Config) {
 		Description: str("SSM public parameter of the NAT instance's Amazon Linux 2023 AMI (resolved at each deploy: a newer AMI replaces the instance)"),
 	}
 	t.Resources[LogicalNATSecurityGroup] = &ec2.SecurityGroup{
-		GroupDescription: "cfnbuild NAT instance: inbound only from the VPC, outbound to the internet; no SSH",
+		GroupDescription: "cfnbuild NAT instance: inbound only from the VPC; outbound to the internet; no SSH",
 		VpcId:            str(ref(LogicalVPC)),
-		SecurityGroupIngress: []ec2.SecurityGroup_Ingress{{
-			IpProtocol: "-1", CidrIp: str(cfg.VPCCIDR), Description: str("traffic to NAT from the VPC only"),
-		}},
-		SecurityGroupEgress: []ec2.SecurityGroup_Egress{{
-			IpProtocol: "-1", CidrIp: str("0.0.0.0/0"), Description: str("NATed traffic to the internet"),
-		}},
+		// Every TCP, UDP and ICMP flow from the VPC (rules per protocol rather than "-1", whose
+		// ports cfn-lint flags and moto requires); outbound: the default allow-all.
+		SecurityGroupIngress: []ec2.SecurityGroup_Ingress{
+			{IpProtocol: "tcp", FromPort: intp(0), ToPort: intp(65535), CidrIp: str(cfg.VPCCIDR), Description: str("TCP to NAT from the VPC only")},
+			{IpProtocol: "udp", FromPort: intp(0), ToPort: intp(65535), CidrIp: str(cfg.VPCCIDR), Description: str("UDP to NAT from the VPC only")},
+			{IpProtocol: "icmp", FromPort: intp(-1), ToPort: intp(-1), CidrIp: str(cfg.VPCCIDR), Description: str("ICMP from the VPC only")},
+		},
 		Tags: nameTag("${AWS::StackName}-nat"),
 	}
 	inst := &ec2.Instance{
@@ -171,7 +171,8 @@ func natInstance(t *cloudformation.Template, cfg Config) {
 		SourceDestCheck: boolp(false),
 		BlockDeviceMappings: []ec2.Instance_BlockDeviceMapping{{
 			DeviceName: "/dev/xvda",
-			Ebs:        &ec2.Instance_Ebs{Encrypted: boolp(true), VolumeType: str("gp3"), DeleteOnTermination: boolp(true)},
+			// 8 GiB: the Amazon Linux 2023 AMI's root snapshot size (moto also insists on a size).
+			Ebs: &ec2.Instance_Ebs{Encrypted: boolp(true), VolumeType: str("gp3"), VolumeSize: intp(8), DeleteOnTermination: boolp(true)},
 		}},
 		UserData:                   str(cloudformation.Base64(fmt.Sprintf(natUserData, cfg.VPCCIDR))),
 		Tags:                       nameTag("${AWS::StackName}-nat"),

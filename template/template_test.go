@@ -221,18 +221,12 @@ func TestDesiredCountFollowsParameterCondition(t *testing.T) {
 		t.Errorf("service DesiredCount = %s, want %s", got, want)
 	}
 	cond := js(r.section("Conditions")[ConditionHasDesiredCount])
-	if wantCond := `{"Fn::Not":[{"Fn::Equals":[{"Ref":"DesiredCount"},""]}]}`; cond != wantCond {
+	if wantCond := `{"Fn::Not":[{"Fn::Equals":[{"Ref":"DesiredCount"},"-1"]}]}`; cond != wantCond {
 		t.Errorf("condition %s = %s, want %s", ConditionHasDesiredCount, cond, wantCond)
 	}
 	param := r.section("Parameters")[ParamDesiredCount].(map[string]any)
-	if param["Default"] != "" || param["Type"] != "String" {
-		t.Errorf("DesiredCount parameter = %s, want a String defaulting to empty (omitted)", js(param))
-	}
-	pattern := regexp.MustCompile(param["AllowedPattern"].(string))
-	for in, ok := range map[string]bool{"": true, "0": true, "12": true, "-1": false, "x": false} {
-		if pattern.MatchString(in) != ok {
-			t.Errorf("DesiredCount pattern matches %q = %v, want %v", in, !ok, ok)
-		}
+	if param["Default"] != float64(KeepDesiredCount) || param["Type"] != "Number" || param["MinValue"] != float64(KeepDesiredCount) {
+		t.Errorf("DesiredCount parameter = %s, want a Number defaulting to -1 (omitted)", js(param))
 	}
 }
 
