@@ -98,19 +98,23 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 type runner struct {
 	*Consumer
-	cfg     Config
-	log     *slog.Logger
-	prot    *protection
-	extend  time.Duration // visibility a heartbeat gives a running job's message
-	running atomic.Int64
+	cfg    Config
+	log    *slog.Logger
+	prot   *protection
+	extend time.Duration // visibility a heartbeat gives a running job's message
+	// maxReceives is the queue's maxReceiveCount (0: no redrive): a message that fails its last
+	// allowed receive is made visible at once, for the queue to move it to the dead-letter queue.
+	maxReceives int
+	running     atomic.Int64
 }
 
 func (r *runner) run(ctx context.Context) error {
-	vis, err := r.visibility(ctx)
+	attrs, err := r.attributes(ctx)
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
-	r.extend = vis
+	r.maxReceives = attrs.MaxReceiveCount
+	r.extend = attrs.Visibility
 	if r.extend <= 0 {
 		r.extend = r.cfg.JobTimeout
 	}
@@ -313,23 +317,23 @@ func (r *runner) settle(ctx context.Context, m queue.Message, fn func(context.Co
 	}
 }
 
-// visibility reads the queue's visibility timeout, retrying errors other than a missing queue.
-func (r *runner) visibility(ctx context.Context) (time.Duration, error) {
+// attributes reads the queue's attributes, retrying errors other than a missing queue.
+func (r *runner) attributes(ctx context.Context) (queue.Attributes, error) {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		v, err := r.Queue.VisibilityTimeout(cctx)
+		a, err := r.Queue.Attributes(cctx)
 		cancel()
 		if err == nil {
-			return v, nil
+			return a, nil
 		}
 		if ctx.Err() != nil {
-			return 0, nil
+			return a, nil
 		}
 		if errors.Is(err, queue.ErrQueueNotFound) {
-			return 0, err
+			return a, err
 		}
 		d := fullJitter(r.cfg.ErrorBackoff, attempt)
-		r.log.Warn("read queue visibility timeout failed; retrying", "error", err.Error(), "attempt", attempt+1, "retry_in_ms", d.Milliseconds())
+		r.log.Warn("read queue attributes failed; retrying", "error", err.Error(), "attempt", attempt+1, "retry_in_ms", d.Milliseconds())
 		sleep(ctx, d)
 	}
 }

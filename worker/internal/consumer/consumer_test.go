@@ -183,9 +183,14 @@ func TestFailingJobIsRetriedThenDeadLettered(t *testing.T) {
 	if got := logs.outcomes(t); !slices.Equal(got, []string{"failed", "failed", "failed"}) {
 		t.Errorf("outcomes %v; want failed three times", got)
 	}
-	for _, r := range logs.records(t, "job") {
+	for i, r := range logs.records(t, "job") {
 		if r["error"] != "exit status 1" || r["retry_in_ms"] == nil || r["level"] != "WARN" {
 			t.Errorf("failed job line %v; want its error, retry_in_ms and level WARN", r)
+		}
+		// The third failure is the last receive allowed: its message goes back at once, to be
+		// dead-lettered on the next receive.
+		if last := i == 2; (r["retry_in_ms"] == 0.0) != last {
+			t.Errorf("failed job line %d: retry_in_ms %v; want 0 only after the last allowed receive", i+1, r["retry_in_ms"])
 		}
 	}
 	if v, in := q.Counts(); v != 0 || in != 0 {

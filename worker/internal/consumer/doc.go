@@ -3,6 +3,9 @@
 // again after a backoff, so that the queue's redrive policy moves it to the dead-letter queue
 // after maxReceiveCount receives.
 //
+// A message that failed its last receive allowed by the queue's redrive policy is made visible at
+// once instead, for the queue to move it to the dead-letter queue.
+//
 // Guarantees: a message is never deleted unless its job returned success; while a job runs a
 // heartbeat keeps its message invisible; a job that outlives JobTimeout is stopped and its message
 // retried; it never receives more messages than it can start at once. When the context passed to

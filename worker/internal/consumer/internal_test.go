@@ -70,6 +70,15 @@ func TestRetryDelayGrowsWithJitterAndCap(t *testing.T) {
 	}
 }
 
+func TestRetryDelayIsZeroAfterTheLastAllowedReceive(t *testing.T) {
+	r := &runner{cfg: Config{RetryDelay: 10 * time.Second, MaxRetryDelay: 15 * time.Minute}, maxReceives: 3}
+	for rc, wantZero := range map[int]bool{1: false, 2: false, 3: true, 4: true} {
+		if got := r.retryDelay(rc); (got == 0) != wantZero {
+			t.Errorf("retryDelay(%d) with maxReceiveCount 3 = %s; want zero: %t", rc, got, wantZero)
+		}
+	}
+}
+
 func TestFullJitter(t *testing.T) {
 	for _, tc := range []struct {
 		attempt int

@@ -177,14 +177,18 @@ func (q *Queue) ChangeVisibility(ctx context.Context, m queue.Message, d time.Du
 	return nil
 }
 
-// VisibilityTimeout implements queue.Queue.
-func (q *Queue) VisibilityTimeout(ctx context.Context) (time.Duration, error) {
+// Attributes implements queue.Queue.
+func (q *Queue) Attributes(ctx context.Context) (queue.Attributes, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.missing {
-		return 0, fmt.Errorf("get queue attributes: %w", queue.ErrQueueNotFound)
+		return queue.Attributes{}, fmt.Errorf("get queue attributes: %w", queue.ErrQueueNotFound)
 	}
-	return q.opts.Visibility, nil
+	a := queue.Attributes{Visibility: q.opts.Visibility}
+	if q.opts.DeadLetter != nil {
+		a.MaxReceiveCount = q.opts.MaxReceiveCount
+	}
+	return a, nil
 }
 
 func (q *Queue) redrive(m *message) {

@@ -27,9 +27,17 @@ type Queue interface {
 	Delete(ctx context.Context, m Message) error
 	// ChangeVisibility makes a received message visible again after d from now (0: at once).
 	ChangeVisibility(ctx context.Context, m Message, d time.Duration) error
-	// VisibilityTimeout reports the queue's default visibility timeout. It also proves the queue
-	// exists: a missing queue gives ErrQueueNotFound.
-	VisibilityTimeout(ctx context.Context) (time.Duration, error)
+	// Attributes reports the queue's settings. It also proves the queue exists: a missing queue
+	// gives ErrQueueNotFound.
+	Attributes(ctx context.Context) (Attributes, error)
+}
+
+// Attributes are the settings of a queue that the consumer uses.
+type Attributes struct {
+	Visibility time.Duration // default visibility timeout of a received message
+	// MaxReceiveCount is how many receives of a message the queue allows before it moves the
+	// message to its dead-letter queue, on the next receive; 0 without a redrive policy.
+	MaxReceiveCount int
 }
 
 var (

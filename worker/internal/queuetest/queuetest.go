@@ -149,12 +149,14 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
-	t.Run("VisibilityTimeoutReported", func(t *testing.T) {
+	t.Run("AttributesReported", func(t *testing.T) {
 		t.Parallel()
-		f := h.MakeQueue(t, Options{Visibility: 7 * time.Second})
-		got, err := f.Queue.VisibilityTimeout(ctx)
-		if err != nil || got != 7*time.Second {
-			t.Fatalf("VisibilityTimeout = %v, %v; want 7s, nil", got, err)
+		for _, want := range []queue.Attributes{{Visibility: 7 * time.Second}, {Visibility: 30 * time.Second, MaxReceiveCount: 4}} {
+			f := h.MakeQueue(t, Options{Visibility: want.Visibility, MaxReceiveCount: want.MaxReceiveCount})
+			got, err := f.Queue.Attributes(ctx)
+			if err != nil || got != want {
+				t.Errorf("Attributes = %+v, %v; want %+v, nil", got, err, want)
+			}
 		}
 	})
 
@@ -214,8 +216,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("MissingQueue", func(t *testing.T) {
 		t.Parallel()
 		q := h.MissingQueue(t)
-		if _, err := q.VisibilityTimeout(ctx); !errors.Is(err, queue.ErrQueueNotFound) {
-			t.Errorf("VisibilityTimeout of a missing queue = %v; want ErrQueueNotFound", err)
+		if _, err := q.Attributes(ctx); !errors.Is(err, queue.ErrQueueNotFound) {
+			t.Errorf("Attributes of a missing queue = %v; want ErrQueueNotFound", err)
 		}
 		if _, err := q.Receive(ctx, 1, 0); !errors.Is(err, queue.ErrQueueNotFound) {
 			t.Errorf("Receive from a missing queue = %v; want ErrQueueNotFound", err)

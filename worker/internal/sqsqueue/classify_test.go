@@ -53,3 +53,31 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		attrs map[string]string
+		want  queue.Attributes
+		err   string
+	}{
+		{map[string]string{"VisibilityTimeout": "300"}, queue.Attributes{Visibility: 300 * time.Second}, ""},
+		{map[string]string{"VisibilityTimeout": "30", "RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:dlq","maxReceiveCount":3}`},
+			queue.Attributes{Visibility: 30 * time.Second, MaxReceiveCount: 3}, ""},
+		{map[string]string{"VisibilityTimeout": "30", "RedrivePolicy": `{"deadLetterTargetArn":"arn","maxReceiveCount":"5"}`},
+			queue.Attributes{Visibility: 30 * time.Second, MaxReceiveCount: 5}, ""},
+		{map[string]string{}, queue.Attributes{}, `read queue attributes: VisibilityTimeout "" is not a number of seconds`},
+		{map[string]string{"VisibilityTimeout": "30", "RedrivePolicy": `{"maxReceiveCount":"many"}`}, queue.Attributes{},
+			`read queue attributes: RedrivePolicy "{\"maxReceiveCount\":\"many\"}": maxReceiveCount is not a positive integer`},
+	} {
+		got, err := parseAttributes(tc.attrs)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("parseAttributes(%v) error = %v; want %s", tc.attrs, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseAttributes(%v) = %+v, %v; want %+v", tc.attrs, got, err, tc.want)
+		}
+	}
+}

@@ -4,9 +4,11 @@ package sqsqueue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -92,21 +94,41 @@ func (q *Queue) ChangeVisibility(ctx context.Context, m queue.Message, d time.Du
 	return nil
 }
 
-// VisibilityTimeout implements queue.Queue with GetQueueAttributes.
-func (q *Queue) VisibilityTimeout(ctx context.Context) (time.Duration, error) {
+// Attributes implements queue.Queue with GetQueueAttributes.
+func (q *Queue) Attributes(ctx context.Context) (queue.Attributes, error) {
 	out, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       &q.url,
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameVisibilityTimeout},
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameVisibilityTimeout, types.QueueAttributeNameRedrivePolicy},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("get attributes of queue %s: %w", q.url, classify(err))
+		return queue.Attributes{}, fmt.Errorf("get attributes of queue %s: %w", q.url, classify(err))
 	}
-	v := out.Attributes[string(types.QueueAttributeNameVisibilityTimeout)]
+	return parseAttributes(out.Attributes)
+}
+
+// parseAttributes reads the VisibilityTimeout and the RedrivePolicy's maxReceiveCount, which SQS
+// gives as a number or a string.
+func parseAttributes(attrs map[string]string) (queue.Attributes, error) {
+	var a queue.Attributes
+	v := attrs[string(types.QueueAttributeNameVisibilityTimeout)]
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("get attributes of queue %s: VisibilityTimeout %q is not a number of seconds", q.url, v)
+		return a, fmt.Errorf("read queue attributes: VisibilityTimeout %q is not a number of seconds", v)
 	}
-	return time.Duration(n) * time.Second, nil
+	a.Visibility = time.Duration(n) * time.Second
+	if p := attrs[string(types.QueueAttributeNameRedrivePolicy)]; p != "" {
+		var policy struct {
+			MaxReceiveCount json.RawMessage `json:"maxReceiveCount"`
+		}
+		if err := json.Unmarshal([]byte(p), &policy); err != nil {
+			return a, fmt.Errorf("read queue attributes: RedrivePolicy %q: %w", p, err)
+		}
+		s := strings.Trim(string(policy.MaxReceiveCount), `"`)
+		if a.MaxReceiveCount, err = strconv.Atoi(s); err != nil || a.MaxReceiveCount < 1 {
+			return a, fmt.Errorf("read queue attributes: RedrivePolicy %q: maxReceiveCount is not a positive integer", p)
+		}
+	}
+	return a, nil
 }
 
 // classify wraps err with the queue package's error for its SQS error code, if it has one. It is
