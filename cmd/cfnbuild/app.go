@@ -72,5 +72,7 @@ func newApp(s streams) *cli.App {
 func commands(s streams) []*cli.Command {
 	return []*cli.Command{
 		synthCommand(s),
+		buildCommand(s),
+		pushCommand(s),
 	}
 }
