@@ -26,7 +26,7 @@ const (
 	LogicalAPIGetMethod          = "ApiQueueGetMethod"
 	LogicalAPIJobModel           = "ApiJobModel"
 	LogicalAPIValidator          = "ApiRequestValidator"
-	LogicalAPIDeploymentPrefix   = "ApiDeployment" // + a hash of the API's methods, so a change redeploys the stage
+	LogicalAPIDeploymentPrefix   = "ApiStageDeployment" // + a hash of the API's methods, so a change redeploys the stage; sorts after the methods (moto creates a change set's resources in template order)
 	LogicalAPIStage              = "ApiStage"
 	LogicalAPIKey                = "ApiKey"
 	LogicalAPIUsagePlan          = "ApiUsagePlan"

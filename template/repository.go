@@ -40,6 +40,9 @@ func BuildRepository(cfg Config) (*cloudformation.Template, error) {
 		LifecyclePolicy:            &ecr.Repository_LifecyclePolicy{LifecyclePolicyText: str(string(lifecycle))},
 		// Images are rebuilt from source at will; `cfnbuild destroy` should not stop at a full repository.
 		EmptyOnDelete: boolp(true),
+		// Named after the stack (ECR names are lower case: cfnbuild deploy requires a lower-case stack
+		// name). Left unnamed, moto makes a name with capitals that its own ECR rejects.
+		RepositoryName: str(sub("${AWS::StackName}")),
 	}
 	t.Outputs[OutputRepositoryURI] = cloudformation.Output{
 		Value:       getAtt(LogicalRepository, "RepositoryUri"),
