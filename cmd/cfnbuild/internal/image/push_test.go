@@ -56,8 +56,9 @@ func TestPushAndPull(t *testing.T) {
 	if cf.Architecture != "amd64" || cf.Config.User != User || !slices.Equal(cf.Config.Entrypoint, []string{WorkerPath}) {
 		t.Errorf("pulled arch %q, user %q, entrypoint %q; want amd64, %s, [%s]", cf.Architecture, cf.Config.User, cf.Config.Entrypoint, User, WorkerPath)
 	}
-	if cf.Config.Labels[LabelRevision] == "" {
-		t.Errorf("pulled labels %v, want %s", cf.Config.Labels, LabelRevision)
+	want := vcsLabels(context.Background(), ".")
+	if got := cf.Config.Labels; got[LabelRevision] != want[LabelRevision] || got[LabelSource] != want[LabelSource] {
+		t.Errorf("pulled labels %v, want git's %v", got, want)
 	}
 	if runtime.GOOS == "linux" && runtime.GOARCH == "amd64" {
 		if out := runWorker(t, pulled); !strings.Contains(out, "hello from the image test: uid=") {
