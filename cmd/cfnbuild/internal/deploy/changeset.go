@@ -174,6 +174,8 @@ func changes(in []types.Change) []Change {
 	return out
 }
 
+// parameters lists the change set's parameters: the values of s, and UsePreviousValue for
+// KeepParameters on an update. A parameter left out takes the template's default.
 func parameters(s Stack, create bool) []types.Parameter {
 	values := map[string]string{}
 	for k, v := range s.Parameters {
@@ -209,8 +211,12 @@ func tags(m map[string]string) []types.Tag {
 // WriteChangeSet writes a change set as a table: one line per change, with rain's marks
 // (+ add, > modify, - remove), the logical ID, the resource type and whether it is replaced.
 func WriteChangeSet(w io.Writer, cs ChangeSet) error {
-	if len(cs.Changes) == 0 {
+	if cs.Name == "" {
 		_, err := fmt.Fprintf(w, "Stack %q: no changes\n", cs.Stack)
+		return err
+	}
+	if len(cs.Changes) == 0 {
+		_, err := fmt.Fprintf(w, "Change set %s for stack %q (%s): no resource changes (only parameters, outputs or tags change)\n", cs.Name, cs.Stack, cs.Type)
 		return err
 	}
 	noun := "changes"

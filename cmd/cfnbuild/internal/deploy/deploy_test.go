@@ -37,7 +37,7 @@ func stack(maxTasks string) deploy.Stack {
 	return deploy.Stack{
 		Name:             "jobs",
 		Template:         []byte(template(maxTasks)),
-		Parameters:       map[string]string{"ImageUri": image, "DesiredCount": ""},
+		Parameters:       map[string]string{"ImageUri": image},
 		CreateParameters: map[string]string{"DesiredCount": "0"},
 		Tags:             map[string]string{"team": "data"},
 		Capabilities:     []string{"CAPABILITY_IAM"},
@@ -134,8 +134,17 @@ func TestDeployCreate(t *testing.T) {
 
 func TestDeployUpdate(t *testing.T) {
 	sim := seeded()
+	fake := sim.Fake()
+	var params []string
+	create := fake.CreateChangeSetFunc
+	fake.CreateChangeSetFunc = func(ctx context.Context, in *cloudformation.CreateChangeSetInput) (*cloudformation.CreateChangeSetOutput, error) {
+		for _, p := range in.Parameters {
+			params = append(params, fmt.Sprintf("%s=%s", aws.ToString(p.ParameterKey), aws.ToString(p.ParameterValue)))
+		}
+		return create(ctx, in)
+	}
 	var progress bytes.Buffer
-	d, reviewed := deployer(sim.Fake(), &progress)
+	d, reviewed := deployer(fake, &progress)
 
 	res, err := d.Deploy(context.Background(), stack("8"))
 	if err != nil {
@@ -157,6 +166,10 @@ func TestDeployUpdate(t *testing.T) {
 	}
 	if strings.Contains(progress.String(), "Queue") {
 		t.Errorf("progress shows events from before the update:\n%s", progress.String())
+	}
+	// Only ImageUri is passed: DesiredCount, left out, takes its default on an update.
+	if want := []string{"ImageUri=" + image}; !reflect.DeepEqual(params, want) {
+		t.Errorf("CreateChangeSet parameters = %q, want %q", params, want)
 	}
 }
 
@@ -707,7 +720,12 @@ func TestWriteChangeSet(t *testing.T) {
 	b.Reset()
 	_ = deploy.WriteChangeSet(&b, deploy.ChangeSet{Stack: "jobs"})
 	if got, want := b.String(), "Stack \"jobs\": no changes\n"; got != want {
-		t.Errorf("WriteChangeSet of no changes = %q, want %q", got, want)
+		t.Errorf("WriteChangeSet of no change set = %q, want %q", got, want)
+	}
+	b.Reset()
+	_ = deploy.WriteChangeSet(&b, deploy.ChangeSet{Name: "cfnbuild-2", Stack: "jobs", Type: "UPDATE"})
+	if got, want := b.String(), "Change set cfnbuild-2 for stack \"jobs\" (UPDATE): no resource changes (only parameters, outputs or tags change)\n"; got != want {
+		t.Errorf("WriteChangeSet of a change set without resource changes = %q, want %q", got, want)
 	}
 }
 
@@ -744,5 +762,43 @@ func TestTemplateParameters(t *testing.T) {
 	}
 	if _, err := deploy.TemplateParameters([]byte("Resources: {}")); err == nil {
 		t.Errorf("TemplateParameters of YAML: no error, want one (it reads JSON)")
+	}
+}
+
+// moto answers DeleteStack with an error when it cannot delete every resource, yet forgets the
+// stack: Destroy reports the stack deleted, and says what the API answered.
+func TestDestroyWhenDeleteAnswersAnErrorButTheStackIsGone(t *testing.T) {
+	for _, gone := range []bool{true, false} {
+		deleted := false
+		fake := &deploytest.Fake{
+			DescribeStacksFunc: func(context.Context, *cloudformation.DescribeStacksInput) (*cloudformation.DescribeStacksOutput, error) {
+				if deleted && gone {
+					return nil, deploytest.APIError("ValidationError", "Stack with id jobs does not exist")
+				}
+				return &cloudformation.DescribeStacksOutput{Stacks: []types.Stack{{StackName: aws.String("jobs"), StackId: aws.String("arn:jobs"), StackStatus: types.StackStatusCreateComplete}}}, nil
+			},
+			DescribeStackEventsFunc: func(context.Context, *cloudformation.DescribeStackEventsInput) (*cloudformation.DescribeStackEventsOutput, error) {
+				return &cloudformation.DescribeStackEventsOutput{}, nil
+			},
+			DeleteStackFunc: func(context.Context, *cloudformation.DeleteStackInput) (*cloudformation.DeleteStackOutput, error) {
+				deleted = true
+				return nil, deploytest.APIError("DependencyViolation", "The vpc vpc-1 has dependencies and cannot be deleted.")
+			},
+		}
+		var progress bytes.Buffer
+		d, _ := deployer(fake, &progress)
+		existed, err := d.Destroy(context.Background(), "jobs")
+		if gone {
+			if err != nil || !existed {
+				t.Errorf("Destroy = %v, %v; want true, nil: the stack is gone", existed, err)
+			}
+			if want := `Stack "jobs" is gone, though deleting it answered: delete stack "jobs": The vpc vpc-1 has dependencies and cannot be deleted.`; !strings.Contains(progress.String(), want) {
+				t.Errorf("progress = %q, want it to say %q", progress.String(), want)
+			}
+			continue
+		}
+		if want := `delete stack "jobs": The vpc vpc-1 has dependencies and cannot be deleted.`; err == nil || err.Error() != want {
+			t.Errorf("Destroy of a stack still there: err = %v, want %s", err, want)
+		}
 	}
 }

@@ -35,7 +35,15 @@ func (d *Deployer) deleteAndWait(ctx context.Context, cur *types.Stack) error {
 			return d.CFN.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(id)})
 		})
 		if err != nil {
-			return d.refused(ctx, name, fmt.Errorf("delete stack %q: %w", name, cleanAPIError(err)))
+			err = fmt.Errorf("delete stack %q: %w", name, cleanAPIError(err))
+			if ctx.Err() == nil {
+				// Some implementations (moto) answer an error yet forget the stack: then it is gone.
+				if now, derr := d.describeStack(ctx, id); derr == nil && (now == nil || now.StackStatus == types.StackStatusDeleteComplete) {
+					fmt.Fprintf(d.progress(), "Stack %q is gone, though deleting it answered: %v\n", name, err)
+					return nil
+				}
+			}
+			return d.refused(ctx, name, err)
 		}
 	}
 	final, err := w.wait(ctx)
