@@ -51,13 +51,15 @@ func newApp(s streams) *cli.App {
 		Description: "cfnbuild renders API Gateway → SQS → ECS Fargate with step scaling as CloudFormation,\n" +
 			"builds the worker image without a Docker daemon and deploys it with change sets.\n" +
 			"Configuration comes from flags, CFNBUILD_* environment variables and samconfig.toml.",
-		Reader:          s.in,
-		Writer:          s.out,
-		ErrWriter:       s.err,
-		HideVersion:     true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // run prints errors and chooses the exit status
-		Commands:        commands(s),
-		CommandNotFound: nil,
+		Reader:         s.in,
+		Writer:         s.out,
+		ErrWriter:      s.err,
+		HideVersion:    true,
+		ExitErrHandler: func(*cli.Context, error) {}, // run prints errors and chooses the exit status
+		Commands:       commands(s),
+		// Slice flags (parameter_overrides, tags) hold Key="v,1" values: commas are no separators.
+		DisableSliceFlagSeparator: true,
+		CommandNotFound:           nil,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError(err)
 		},
@@ -72,6 +74,9 @@ func newApp(s streams) *cli.App {
 func commands(s streams) []*cli.Command {
 	return []*cli.Command{
 		synthCommand(s),
+		deployCommand(s),
+		diffCommand(s),
+		destroyCommand(s),
 		buildCommand(s),
 		pushCommand(s),
 	}

@@ -18,7 +18,8 @@ import (
 )
 
 // Sim is a small in-memory CloudFormation. Templates are JSON with Parameters (Default),
-// Resources (Type, Properties) and Outputs (a string, or a Ref to a parameter or a resource). A
+// Resources (Type, Properties) and Outputs: a string, a Ref (a parameter's value, or
+// PHYSICAL-<id> for a resource), a GetAtt (PHYSICAL-<id>.<attribute>); others are left out. A
 // running operation advances one step — one event — per DescribeStacks call, so a caller that
 // polls sees it in progress. Resources are created, updated and deleted one at a time, in the
 // order of their logical IDs.
@@ -596,7 +597,7 @@ func (s *Sim) describeStackEvents(_ context.Context, in *cloudformation.Describe
 // simTemplate is the part of a template the Sim reads.
 type simTemplate struct {
 	Parameters map[string]struct {
-		Default *string
+		Default any // a string, or a json.Number
 	}
 	Resources map[string]struct {
 		Type       string
@@ -609,7 +610,9 @@ type simTemplate struct {
 
 func parseTemplate(body string) (*simTemplate, error) {
 	var t simTemplate
-	if err := json.Unmarshal([]byte(body), &t); err != nil {
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&t); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -642,7 +645,7 @@ func (t *simTemplate) values(given map[string]string, list []types.Parameter, pr
 			continue
 		}
 		if d := t.Parameters[k].Default; d != nil {
-			out[k] = *d
+			out[k] = fmt.Sprint(d)
 			continue
 		}
 		missing = append(missing, k)
@@ -675,7 +678,14 @@ func (t *simTemplate) outputs(values map[string]string) map[string]string {
 		case string:
 			out[k] = v
 		case map[string]any:
-			ref, _ := v["Ref"].(string)
+			if att, ok := v["Fn::GetAtt"].([]any); ok && len(att) == 2 {
+				out[k] = fmt.Sprintf("PHYSICAL-%v.%v", att[0], att[1])
+				continue
+			}
+			ref, ok := v["Ref"].(string)
+			if !ok {
+				continue // other intrinsics: no output
+			}
 			if pv, ok := values[ref]; ok {
 				out[k] = pv
 			} else {
