@@ -137,9 +137,15 @@ func TestDeployAgain(t *testing.T) {
 		t.Errorf("DesiredCount after an update = %q, want the template's default -1", got)
 	}
 
+	before := len(d.fake.Calls())
 	r = d.run(t, "deploy", "--image-uri", testImage, "--output", "json")
 	if r.code != 0 || !strings.Contains(r.errOut, `Stack "cfnbuild": no changes`) {
 		t.Fatalf("deploy of an unchanged stack: exit %d, want 0 and \"no changes\":\n%s", r.code, r.errOut)
+	}
+	// A no-op deploy costs 4 calls per stack (when the change set is ready at the first look).
+	perStack := []string{"DescribeStacks", "CreateChangeSet", "DescribeChangeSet", "DeleteChangeSet"}
+	if got, want := d.fake.Calls()[before:], append(perStack, perStack...); !reflect.DeepEqual(got, want) {
+		t.Errorf("API calls of a no-op deploy = %q, want %q", got, want)
 	}
 	var outputs map[string]string
 	if err := json.Unmarshal([]byte(r.out), &outputs); err != nil || outputs[template.OutputQueueURL] == "" {

@@ -114,8 +114,11 @@ func isThrottling(err error) bool {
 	return false
 }
 
-// isStackNotFound reports whether err is CloudFormation saying a stack does not exist: a
-// ValidationError "Stack with id NAME does not exist".
+// IsStackNotFound reports whether err is CloudFormation saying a stack does not exist: a
+// ValidationError "Stack with id NAME does not exist". It is the test callers outside this package
+// should use too.
+func IsStackNotFound(err error) bool { return isStackNotFound(err) }
+
 func isStackNotFound(err error) bool {
 	return awsErrorCode(err) == codeValidation && strings.Contains(awsErrorMessage(err), "does not exist")
 }
