@@ -73,17 +73,13 @@ type deployDeps struct {
 	buildAndPush func(ctx context.Context, c *cli.Context, repositoryURI string) (string, error)
 }
 
-var errNoImageBuild = errors.New("no --image-uri given and image build is not available yet")
-
-// buildAndPush is deploy's image step without --image-uri.
-// TODO(lead): wire the image package: return buildAndPushImage(ctx, c, s, repositoryURI) from
-// deployCommand (it needs the streams) and add imageFlags() to deploy's flags.
-func buildAndPush(context.Context, *cli.Context, string) (string, error) {
-	return "", errNoImageBuild
-}
-
-func defaultDeployDeps() deployDeps {
-	return deployDeps{clients: newAWSClients, buildAndPush: buildAndPush}
+func defaultDeployDeps(s streams) deployDeps {
+	return deployDeps{
+		clients: newAWSClients,
+		buildAndPush: func(ctx context.Context, c *cli.Context, repositoryURI string) (string, error) {
+			return buildAndPushImage(ctx, c, s, repositoryURI)
+		},
+	}
 }
 
 func deployCommand(s streams) *cli.Command {
@@ -91,7 +87,8 @@ func deployCommand(s streams) *cli.Command {
 		Name:  "deploy",
 		Usage: "deploy the image-repository stack, the worker image and the main stack through change sets",
 		UsageText: "cfnbuild deploy [--stack-name NAME] [--image-uri URI] [--confirm-changeset | --no-execute-changeset] [--yes] [template flags]\n\n" +
-			"Deploys NAME-repository, then (without --image-uri) builds and pushes the worker image, then NAME.\n" +
+			"Deploys NAME-repository, then (without --image-uri) builds the worker image (see cfnbuild build) and pushes\n" +
+			"it to that repository by digest, then NAME.\n" +
 			"Each change set is shown on stderr before it runs; progress goes to stderr, the stack's outputs to stdout.\n" +
 			"AWS credentials, region and endpoint come from the SDK's chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).",
 		Flags: mergeFlags(stackFlags(), changeSetFlags(), []cli.Flag{
@@ -99,8 +96,8 @@ func deployCommand(s streams) *cli.Command {
 			boolFlag(flagNoExecuteChangeset, "create and show the change sets, execute none (they are left for review)"),
 			boolFlag(flagFailOnEmptyChangeset, "exit 1 when neither stack has changes"),
 			yesFlag("answer yes: execute change sets and recreate a stack whose first create failed without asking"),
-		}, templateFlags()),
-		Action: func(c *cli.Context) error { return runDeploy(c, s, defaultDeployDeps()) },
+		}, templateFlags(), imageFlags()),
+		Action: func(c *cli.Context) error { return runDeploy(c, s, defaultDeployDeps(s)) },
 	}
 }
 
@@ -112,7 +109,7 @@ func diffCommand(s streams) *cli.Command {
 			"Creates a change set for each stack, prints it on stdout and deletes it. Without --image-uri the main\n" +
 			"stack keeps its current image (a stack not yet created is shown with a placeholder image).",
 		Flags:  mergeFlags(stackFlags(), changeSetFlags(), templateFlags()),
-		Action: func(c *cli.Context) error { return runDiff(c, s, defaultDeployDeps()) },
+		Action: func(c *cli.Context) error { return runDiff(c, s, defaultDeployDeps(s)) },
 	}
 }
 
@@ -125,7 +122,7 @@ func destroyCommand(s streams) *cli.Command {
 			yesFlag("delete without asking"),
 			debugAPICallsFlag(),
 		}),
-		Action: func(c *cli.Context) error { return runDestroy(c, s, defaultDeployDeps()) },
+		Action: func(c *cli.Context) error { return runDestroy(c, s, defaultDeployDeps(s)) },
 	}
 }
 
@@ -297,8 +294,13 @@ func newDeployer(s streams, clients *awsClients, c *cli.Context) *deploy.Deploye
 	return d
 }
 
-func runDeploy(c *cli.Context, s streams, deps deployDeps) (err error) {
+func runDeploy(c *cli.Context, s streams, deps deployDeps) error {
 	ctx := c.Context
+	yes, noExecute := c.Bool(flagYes), c.Bool(flagNoExecuteChangeset)
+	confirm := c.Bool(flagConfirmChangeset) && !yes
+	if noExecute && c.Bool(flagConfirmChangeset) {
+		return usageError(fmt.Errorf("--%s and --%s contradict each other", flagConfirmChangeset, flagNoExecuteChangeset))
+	}
 	st, err := readStacks(c)
 	if err != nil {
 		return err
@@ -308,11 +310,6 @@ func runDeploy(c *cli.Context, s streams, deps deployDeps) (err error) {
 		return err
 	}
 	defer clients.report(c, s)
-	yes, noExecute := c.Bool(flagYes), c.Bool(flagNoExecuteChangeset)
-	confirm := c.Bool(flagConfirmChangeset) && !yes
-	if noExecute && c.Bool(flagConfirmChangeset) {
-		return usageError(fmt.Errorf("--%s and --%s contradict each other", flagConfirmChangeset, flagNoExecuteChangeset))
-	}
 	ask := newPrompter(s)
 	d := newDeployer(s, clients, c)
 	d.Review = func(cs deploy.ChangeSet) (deploy.Decision, error) {

@@ -44,7 +44,10 @@ func (r deployRun) run(t *testing.T, args ...string) result {
 	}
 	build := r.build
 	if build == nil {
-		build = buildAndPush
+		build = func(context.Context, *cli.Context, string) (string, error) {
+			t.Fatal("deploy built an image; the test gives none")
+			return "", nil
+		}
 	}
 	deps := deployDeps{
 		clients: func(context.Context, *cli.Context) (*awsClients, error) {
@@ -185,11 +188,13 @@ func TestDeployBuildsAndPushesWithoutImageURI(t *testing.T) {
 		t.Errorf("ImageUri = %q, want the pushed %q", got, testImage)
 	}
 
-	// Until the image package is wired, a deploy without --image-uri says so, after the repository.
+	// A build that fails stops the deploy after the repository stack.
 	sim = deploytest.NewSim()
-	r := deployRun{fake: sim.Fake()}.run(t, "deploy")
-	if r.code != 1 || !strings.Contains(r.errOut, "cfnbuild: no --image-uri given and image build is not available yet") {
-		t.Errorf("deploy without --image-uri nor image build: exit %d, stderr:\n%s", r.code, r.errOut)
+	r := deployRun{fake: sim.Fake(), build: func(context.Context, *cli.Context, string) (string, error) {
+		return "", errors.New("building ./worker: exit status 1")
+	}}.run(t, "deploy")
+	if r.code != 1 || !strings.HasSuffix(r.errOut, "cfnbuild: building ./worker: exit status 1\n") {
+		t.Errorf("deploy with a failing build: exit %d, stderr:\n%s", r.code, r.errOut)
 	}
 	if _, ok := sim.Stack("cfnbuild"); ok {
 		t.Errorf("the main stack was deployed without an image")
