@@ -802,3 +802,22 @@ func TestDestroyWhenDeleteAnswersAnErrorButTheStackIsGone(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C once the update can no longer be cancelled (cleaning up): deploy waits for the end and
+// says the update completed.
+func TestDeployInterruptTooLate(t *testing.T) {
+	sim := seeded()
+	fake := sim.Fake()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelWhen(fake, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", cancel)
+	d, _ := deployer(fake, io.Discard)
+	// A removed resource makes the update go through a cleanup that lasts two polls.
+	s := stack("4")
+	s.Template = []byte(strings.Replace(template("4"), `"Queue":{"Type":"AWS::SQS::Queue","Properties":{"VisibilityTimeout":300}},`, "", 1))
+	_, err := d.Deploy(ctx, s)
+	want := `interrupted too late: the update of stack "jobs" had completed (UPDATE_COMPLETE): context canceled`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+}

@@ -250,10 +250,10 @@ func (d *Deployer) execute(ctx context.Context, cs *ChangeSet) (*types.Stack, er
 		return nil, d.refused(ctx, cs.Stack, fmt.Errorf("execute change set for stack %q: %w", cs.Stack, cleanAPIError(err)))
 	}
 	final, err := w.wait(ctx)
-	if ctx.Err() != nil {
-		return nil, d.interrupt(ctx, w, cs)
-	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, d.interrupt(ctx, w, cs)
+		}
 		return nil, err
 	}
 	if final == nil || !succeeded(string(final.StackStatus)) {
@@ -295,7 +295,14 @@ func (d *Deployer) interrupt(ctx context.Context, w *watcher, cs *ChangeSet) err
 	if err != nil {
 		return fmt.Errorf("interrupted while updating stack %q; waiting for it: %w", cs.Stack, err)
 	}
-	return fmt.Errorf("interrupted: update of stack %q cancelled, the stack is %s: %w", cs.Stack, final.StackStatus, cause)
+	status := "gone"
+	if final != nil {
+		status = string(final.StackStatus)
+	}
+	if succeeded(status) {
+		return fmt.Errorf("interrupted too late: the update of stack %q had completed (%s): %w", cs.Stack, status, cause)
+	}
+	return fmt.Errorf("interrupted: update of stack %q cancelled, the stack is %s: %w", cs.Stack, status, cause)
 }
 
 // refused explains an error of a call that changes the stack: when the stack is now being changed
