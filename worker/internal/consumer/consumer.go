@@ -167,11 +167,18 @@ func (r *runner) receiveLoop(ctx, hard context.Context, slots chan struct{}, job
 			}
 		}
 		msgs, err := r.Queue.Receive(ctx, n, r.cfg.PollWait)
+		if len(msgs) > n { // more than asked for: not SQS's behaviour, but never run more than n
+			r.release(ctx, msgs[n:])
+			msgs = msgs[:n]
+		}
 		for range n - len(msgs) {
 			<-slots
 		}
 		if err != nil {
-			r.release(ctx, msgs, slots)
+			r.release(ctx, msgs)
+			for range msgs {
+				<-slots
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -194,7 +201,10 @@ func (r *runner) receiveLoop(ctx, hard context.Context, slots chan struct{}, job
 		r.prot.set(ctx, true, false)
 		for i, m := range msgs {
 			if ctx.Err() != nil { // shutdown began since the receive: start nothing more
-				r.release(ctx, msgs[i:], slots)
+				r.release(ctx, msgs[i:])
+				for range msgs[i:] {
+					<-slots
+				}
 				return nil
 			}
 			r.running.Add(1)
@@ -209,8 +219,8 @@ func (r *runner) receiveLoop(ctx, hard context.Context, slots chan struct{}, job
 	}
 }
 
-// release makes received but unstarted messages visible at once and frees their slots.
-func (r *runner) release(ctx context.Context, msgs []queue.Message, slots chan struct{}) {
+// release makes received but unstarted messages visible at once.
+func (r *runner) release(ctx context.Context, msgs []queue.Message) {
 	for _, m := range msgs {
 		err := r.settle(ctx, m, func(ctx context.Context) error { return r.Queue.ChangeVisibility(ctx, m, 0) })
 		if err != nil {
@@ -218,7 +228,6 @@ func (r *runner) release(ctx context.Context, msgs []queue.Message, slots chan s
 		} else {
 			r.log.Info("released unstarted message", "message_id", m.ID, "receive_count", m.ReceiveCount)
 		}
-		<-slots
 	}
 }
 

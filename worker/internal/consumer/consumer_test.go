@@ -444,3 +444,30 @@ func TestReceiveErrorsAreRetried(t *testing.T) {
 		t.Errorf("logged %d receive failures; want 3", got)
 	}
 }
+
+func TestMoreMessagesThanAskedForAreReleasedNotRun(t *testing.T) {
+	mem := memqueue.New(memqueue.Options{Visibility: 30 * time.Second})
+	for range 3 {
+		mem.Send("x")
+	}
+	// A queue that ignores max and returns everything it has.
+	q := &countingQueue{Queue: mem}
+	q.onReceive = func(msgs []queue.Message, err error) ([]queue.Message, error) {
+		more, _ := mem.Receive(context.Background(), 10, 0)
+		return append(msgs, more...), err
+	}
+	var running, most atomic.Int64
+	stop := start(t, &consumer.Consumer{Queue: q, Config: fast(), Job: consumer.JobFunc(func(context.Context, queue.Message) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		if n > most.Load() {
+			most.Store(n)
+		}
+		return nil
+	})})
+	eventually(t, "the queue is empty", func() bool { v, in := mem.Counts(); return v == 0 && in == 0 })
+	stop()
+	if n := most.Load(); n != 1 {
+		t.Errorf("%d jobs ran at once with concurrency 1; want 1", n)
+	}
+}

@@ -44,6 +44,9 @@ type Command struct {
 
 // Run implements Job.
 func (c *Command) Run(ctx context.Context, m queue.Message) error {
+	if len(c.Args) == 0 {
+		return errors.New("run job command: no program given")
+	}
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Env = append(slices.Clip(c.Env), "MESSAGE_ID="+m.ID, "RECEIVE_COUNT="+strconv.Itoa(m.ReceiveCount))
 	cmd.Stdin = strings.NewReader(m.Body)
