@@ -143,8 +143,9 @@ func (st *stacks) repositoryStack() deploy.Stack {
 	return deploy.Stack{Name: st.repository, Template: st.repositoryBody, Tags: st.tags, Capabilities: st.capabilities}
 }
 
-// mainStack is the main stack with image. DesiredCount is 0 when the stack is created; an update
-// leaves it out, so it takes the template's default, which leaves the running count to scaling.
+// mainStack is the main stack with image. DesiredCount is 0 when the stack is created (no task
+// starts); right after, and on every update, it is left out, so it takes the template's default,
+// which leaves the running count to scaling.
 func (st *stacks) mainStack(image string) deploy.Stack {
 	params := map[string]string{template.ParamImageURI: image}
 	for k, v := range st.overrides {
@@ -165,7 +166,7 @@ const capabilityIAM = "CAPABILITY_IAM"
 var (
 	capabilities = []string{capabilityIAM, "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}
 	// imageURIRE is the ImageUri parameter's AllowedPattern: an ECR image by digest.
-	imageURIRE = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9][a-z0-9._/-]*@sha256:[a-f0-9]{64}$`)
+	imageURIRE = regexp.MustCompile(template.ImageURIPattern)
 	// deployManaged are the parameters deploy sets itself.
 	deployManaged = map[string]string{
 		template.ParamImageURI:     "set it with --image-uri (image_uri), or let deploy build and push the image",
@@ -389,6 +390,10 @@ func reportDeploy(s streams, res *deploy.Result, err error, changed *bool) (done
 		return true, nil
 	}
 	*changed = true
+	if res.Settled {
+		fmt.Fprintf(s.err, "Stack %q: CREATE_COMPLETE, then %s without %s: scaling owns the task count from now on\n", res.Stack, res.Status, template.ParamDesiredCount)
+		return false, nil
+	}
 	fmt.Fprintf(s.err, "Stack %q: %s\n", res.Stack, res.Status)
 	return false, nil
 }

@@ -22,9 +22,12 @@ import (
 )
 
 // TestDeployAgainstMoto runs the cfnbuild binary against moto_server: deploy creates both stacks,
-// deploys again, deploys a change, diffs, and destroy deletes them. moto cannot fail a stack,
-// gives change-set stacks no Outputs and compares Number parameters with the strings given (so it
-// never finds the main stack unchanged); the fakes cover what it cannot do.
+// deploys again, deploys a change, diffs, and destroy deletes them. moto cannot fail a stack and
+// gives change-set stacks no Outputs. It also compares every later change set's parameters with
+// those the stack was created with (it does not record what an executed change set set): the
+// main stack is created with DesiredCount=0 and updated without it, so moto never finds it
+// unchanged, while the repository stack (no parameters) shows "no changes". The in-memory Sim
+// (TestDeployAgain) covers the main stack's "no changes" and what else moto cannot do.
 func TestDeployAgainstMoto(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no emulator test")
@@ -103,7 +106,8 @@ func TestDeployAgainstMoto(t *testing.T) {
 		t.Errorf("main stack tag project = %q, want cfnbuild-e2e (from samconfig.toml)", got)
 	}
 
-	// Again: the repository stack (no parameters) is unchanged; moto cannot see that of the main stack.
+	// Again: the repository stack (no parameters) is unchanged; moto cannot see that of the main
+	// stack (see above), which it updates with what it already holds.
 	r = cfnbuild("deploy", "--image-uri", image, "--yes", "--"+flagDebugAPICalls)
 	if r.code != 0 || !strings.Contains(r.errOut, `Stack "e2e-repository": no changes`) {
 		t.Fatalf("second deploy: exit %d, want 0 and no changes to the repository stack:\n%s", r.code, r.errOut)

@@ -84,7 +84,19 @@ func stackOf(t *testing.T, sim *deploytest.Sim, name string) deploytest.SimStack
 
 func TestDeployCreatesBothStacks(t *testing.T) {
 	sim := deploytest.NewSim()
-	r := deployRun{fake: sim.Fake()}.run(t, "deploy", "--stack-name", "jobs", "--image-uri", testImage, "--tags", `team=data cost="a b"`, "--tags", `owners="ann,bob"`, "--parameter-overrides", "MaxTasks=6 JobTimeout=60")
+	fake := sim.Fake()
+	var created map[string]string // the main stack's CREATE change set's parameters
+	create := fake.CreateChangeSetFunc
+	fake.CreateChangeSetFunc = func(ctx context.Context, in *cloudformation.CreateChangeSetInput) (*cloudformation.CreateChangeSetOutput, error) {
+		if *in.StackName == "jobs" && in.ChangeSetType == "CREATE" {
+			created = map[string]string{}
+			for _, p := range in.Parameters {
+				created[*p.ParameterKey] = *p.ParameterValue
+			}
+		}
+		return create(ctx, in)
+	}
+	r := deployRun{fake: fake}.run(t, "deploy", "--stack-name", "jobs", "--image-uri", testImage, "--tags", `team=data cost="a b"`, "--tags", `owners="ann,bob"`, "--parameter-overrides", "MaxTasks=6 JobTimeout=60")
 	if r.code != 0 {
 		t.Fatalf("deploy: exit %d\n%s", r.code, r.errOut)
 	}
@@ -93,10 +105,14 @@ func TestDeployCreatesBothStacks(t *testing.T) {
 	if repo.Status != "CREATE_COMPLETE" || !reflect.DeepEqual(repo.Tags, wantTags) {
 		t.Errorf("repository stack %s with tags %v, want CREATE_COMPLETE with %v", repo.Status, repo.Tags, wantTags)
 	}
-	if main.Status != "CREATE_COMPLETE" || !reflect.DeepEqual(main.Tags, wantTags) || !reflect.DeepEqual(main.Capabilities, []string{"CAPABILITY_IAM"}) {
-		t.Errorf("main stack %s with tags %v, capabilities %v; want CREATE_COMPLETE, %v, CAPABILITY_IAM", main.Status, main.Tags, main.Capabilities, wantTags)
+	// Created with DesiredCount 0 (no task starts), then updated without it (scaling owns the count).
+	if main.Status != "UPDATE_COMPLETE" || !reflect.DeepEqual(main.Tags, wantTags) || !reflect.DeepEqual(main.Capabilities, []string{"CAPABILITY_IAM"}) {
+		t.Errorf("main stack %s with tags %v, capabilities %v; want UPDATE_COMPLETE (created, then settled), %v, CAPABILITY_IAM", main.Status, main.Tags, main.Capabilities, wantTags)
 	}
-	for k, want := range map[string]string{template.ParamImageURI: testImage, template.ParamDesiredCount: "0", "MaxTasks": "6", "JobTimeout": "60"} {
+	if want := map[string]string{template.ParamImageURI: testImage, template.ParamDesiredCount: "0", "MaxTasks": "6", "JobTimeout": "60"}; !reflect.DeepEqual(created, want) {
+		t.Errorf("CREATE change set parameters = %v, want %v", created, want)
+	}
+	for k, want := range map[string]string{template.ParamImageURI: testImage, template.ParamDesiredCount: "-1", "MaxTasks": "6", "JobTimeout": "60"} {
 		if got := main.Parameters[k]; got != want {
 			t.Errorf("main stack parameter %s = %q, want %q", k, got, want)
 		}
@@ -117,7 +133,8 @@ func TestDeployCreatesBothStacks(t *testing.T) {
 		`Change set cfnbuild-`, `for stack "jobs-repository" (CREATE), 1 change:`,
 		`+ Add   Repository  AWS::ECR::Repository`,
 		`for stack "jobs" (CREATE)`,
-		`Stack "jobs-repository": CREATE_COMPLETE`, `Stack "jobs": CREATE_COMPLETE`,
+		`Stack "jobs-repository": CREATE_COMPLETE`,
+		`Stack "jobs": CREATE_COMPLETE, then UPDATE_COMPLETE without DesiredCount: scaling owns the task count from now on`,
 	} {
 		if !strings.Contains(r.errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
@@ -131,19 +148,15 @@ func TestDeployAgain(t *testing.T) {
 	if r := d.run(t, "deploy", "--image-uri", testImage); r.code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", r.code, r.errOut)
 	}
-	// The first update after the create leaves DesiredCount out: an UPDATE of the service.
-	r := d.run(t, "deploy", "--image-uri", testImage)
-	if r.code != 0 || !strings.Contains(r.errOut, `for stack "cfnbuild" (UPDATE)`) || !strings.Contains(r.errOut, `Stack "cfnbuild-repository": no changes`) {
-		t.Fatalf("second deploy: exit %d, want 0, the repository unchanged and an UPDATE of the main stack:\n%s", r.code, r.errOut)
-	}
 	if got := stackOf(t, sim, "cfnbuild").Parameters[template.ParamDesiredCount]; got != "-1" {
-		t.Errorf("DesiredCount after an update = %q, want the template's default -1", got)
+		t.Errorf("DesiredCount after the first deploy = %q, want the template's default -1", got)
 	}
 
+	// The same deploy again changes nothing, and says so for both stacks.
 	before := len(d.fake.Calls())
-	r = d.run(t, "deploy", "--image-uri", testImage, "--output", "json")
-	if r.code != 0 || !strings.Contains(r.errOut, `Stack "cfnbuild": no changes`) {
-		t.Fatalf("deploy of an unchanged stack: exit %d, want 0 and \"no changes\":\n%s", r.code, r.errOut)
+	r := d.run(t, "deploy", "--image-uri", testImage, "--output", "json")
+	if r.code != 0 || !strings.Contains(r.errOut, `Stack "cfnbuild": no changes`) || !strings.Contains(r.errOut, `Stack "cfnbuild-repository": no changes`) {
+		t.Fatalf("deploy of unchanged stacks: exit %d, want 0 and \"no changes\" for both:\n%s", r.code, r.errOut)
 	}
 	// A no-op deploy costs 4 calls per stack (when the change set is ready at the first look).
 	perStack := []string{"DescribeStacks", "CreateChangeSet", "DescribeChangeSet", "DeleteChangeSet"}
@@ -218,7 +231,7 @@ func TestDeployConfirmChangeset(t *testing.T) {
 	t.Run("accepted", func(t *testing.T) {
 		sim := deploytest.NewSim()
 		r := deployRun{fake: sim.Fake(), stdin: "y\nyes\n"}.run(t, "deploy", "--image-uri", testImage, "--confirm-changeset")
-		if r.code != 0 || stackOf(t, sim, "cfnbuild").Status != "CREATE_COMPLETE" {
+		if r.code != 0 || stackOf(t, sim, "cfnbuild").Status != "UPDATE_COMPLETE" {
 			t.Fatalf("exit %d, want 0 and both stacks:\n%s", r.code, r.errOut)
 		}
 	})

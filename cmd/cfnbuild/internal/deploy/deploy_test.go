@@ -83,6 +83,16 @@ func TestDeployCreate(t *testing.T) {
 	sim := deploytest.NewSim()
 	sim.ChangeSetPolls, sim.ChangesPageSize, sim.EventPageSize = 2, 2, 3
 	fake := sim.Fake()
+	var sent []string // each change set: its type and parameters
+	create := fake.CreateChangeSetFunc
+	fake.CreateChangeSetFunc = func(ctx context.Context, in *cloudformation.CreateChangeSetInput) (*cloudformation.CreateChangeSetOutput, error) {
+		line := string(in.ChangeSetType)
+		for _, p := range in.Parameters {
+			line += fmt.Sprintf(" %s=%s", aws.ToString(p.ParameterKey), aws.ToString(p.ParameterValue))
+		}
+		sent = append(sent, line)
+		return create(ctx, in)
+	}
 	var progress bytes.Buffer
 	d, reviewed := deployer(fake, &progress)
 
@@ -91,7 +101,7 @@ func TestDeployCreate(t *testing.T) {
 		t.Fatalf("Deploy of a new stack: %v", err)
 	}
 	if len(*reviewed) != 1 {
-		t.Fatalf("Review saw %d change sets, want 1", len(*reviewed))
+		t.Fatalf("Review saw %d change sets, want 1 (the settling update is part of the create)", len(*reviewed))
 	}
 	cs := (*reviewed)[0]
 	if cs.Type != "CREATE" || cs.Name != "cfnbuild-1700000001000000000" || cs.Stack != "jobs" {
@@ -100,16 +110,20 @@ func TestDeployCreate(t *testing.T) {
 	if got, want := actions(cs), []string{"Add Queue", "Add Role", "Add Service"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("changes = %q, want %q (all pages)", got, want)
 	}
-	if res.Status != "CREATE_COMPLETE" || res.Decision != deploy.Execute {
-		t.Errorf("result status %s, decision %s; want CREATE_COMPLETE, execute", res.Status, res.Decision)
+	// The create sets DesiredCount to 0; the update right after leaves it out.
+	if want := []string{"CREATE DesiredCount=0 ImageUri=" + image, "UPDATE ImageUri=" + image}; !reflect.DeepEqual(sent, want) {
+		t.Errorf("change sets sent = %q, want %q", sent, want)
+	}
+	if res.Status != "UPDATE_COMPLETE" || !res.Settled || res.Decision != deploy.Execute {
+		t.Errorf("result status %s, settled %v, decision %s; want UPDATE_COMPLETE, true, execute", res.Status, res.Settled, res.Decision)
 	}
 	wantOutputs := map[string]string{"QueueUrl": "PHYSICAL-Queue", "Image": image}
 	if !reflect.DeepEqual(res.Outputs, wantOutputs) {
 		t.Errorf("outputs = %v, want %v", res.Outputs, wantOutputs)
 	}
 	st, _ := sim.Stack("jobs")
-	if st.Parameters["DesiredCount"] != "0" {
-		t.Errorf("DesiredCount on create = %q, want \"0\"", st.Parameters["DesiredCount"])
+	if st.Parameters["DesiredCount"] != "" {
+		t.Errorf("DesiredCount after the create = %q, want empty (left out)", st.Parameters["DesiredCount"])
 	}
 	if !reflect.DeepEqual(st.Tags, map[string]string{"team": "data"}) || !reflect.DeepEqual(st.Capabilities, []string{"CAPABILITY_IAM"}) {
 		t.Errorf("stack tags %v, capabilities %v; want team=data, CAPABILITY_IAM", st.Tags, st.Capabilities)
@@ -118,6 +132,10 @@ func TestDeployCreate(t *testing.T) {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(progress.String()), "\n") {
 		f := strings.Fields(l)
+		if f[0] == "Stack" {
+			lines = append(lines, l)
+			continue
+		}
 		lines = append(lines, f[0]+" "+f[2])
 	}
 	want := []string{
@@ -126,9 +144,52 @@ func TestDeployCreate(t *testing.T) {
 		"Role CREATE_IN_PROGRESS", "Role CREATE_COMPLETE",
 		"Service CREATE_IN_PROGRESS", "Service CREATE_COMPLETE",
 		"jobs CREATE_COMPLETE",
+		`Stack "jobs" created; updating it without its create-only parameters (DesiredCount)`,
+		"jobs UPDATE_IN_PROGRESS",
+		"Service UPDATE_IN_PROGRESS", "Service UPDATE_COMPLETE",
+		"jobs UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "jobs UPDATE_COMPLETE",
 	}
 	if !reflect.DeepEqual(lines, want) {
 		t.Errorf("progress lines:\n%s\nwant (id, status):\n%s", progress.String(), strings.Join(want, "\n"))
+	}
+
+	// The point of settling: deploying the same input again finds nothing to change.
+	if _, err := d.Deploy(context.Background(), stack("4")); !errors.Is(err, deploy.ErrNoChanges) {
+		t.Errorf("second Deploy of the same input: %v, want ErrNoChanges", err)
+	}
+}
+
+// A stack without create-only parameters is not updated after its create.
+func TestDeployCreateWithoutCreateParameters(t *testing.T) {
+	sim := deploytest.NewSim()
+	fake := sim.Fake()
+	d, _ := deployer(fake, io.Discard)
+	s := stack("4")
+	s.CreateParameters = nil
+	res, err := d.Deploy(context.Background(), s)
+	if err != nil || res.Status != "CREATE_COMPLETE" || res.Settled || fake.Count("CreateChangeSet") != 1 {
+		t.Errorf("Deploy: %v, status %v, settled %v, %d change sets; want CREATE_COMPLETE after one change set", err, res.Status, res.Settled, fake.Count("CreateChangeSet"))
+	}
+}
+
+// A failure of the settling update is reported as such: the stack exists.
+func TestDeploySettleFails(t *testing.T) {
+	sim := deploytest.NewSim()
+	fake := sim.Fake()
+	create := fake.CreateChangeSetFunc
+	fake.CreateChangeSetFunc = func(ctx context.Context, in *cloudformation.CreateChangeSetInput) (*cloudformation.CreateChangeSetOutput, error) {
+		if in.ChangeSetType == types.ChangeSetTypeUpdate {
+			return nil, errors.New("boom")
+		}
+		return create(ctx, in)
+	}
+	d, _ := deployer(fake, io.Discard)
+	_, err := d.Deploy(context.Background(), stack("4"))
+	if want := `stack "jobs" was created, but not updated without DesiredCount (the next deploy does that): create change set for stack "jobs": boom`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %s", err, want)
+	}
+	if st, ok := sim.Stack("jobs"); !ok || st.Status != "CREATE_COMPLETE" {
+		t.Errorf("stack after a failed settle: %+v, want CREATE_COMPLETE", st)
 	}
 }
 
@@ -283,8 +344,8 @@ func TestDeployRecreatesRollbackComplete(t *testing.T) {
 				t.Fatalf("Deploy over ROLLBACK_COMPLETE: %v", err)
 			}
 			st, _ := sim.Stack("jobs")
-			if res.Status != "CREATE_COMPLETE" || st.ID == old.ID {
-				t.Errorf("status %s, stack id %s (was %s); want a new stack, CREATE_COMPLETE", res.Status, st.ID, old.ID)
+			if !res.Settled || res.Status != "UPDATE_COMPLETE" || st.ID == old.ID {
+				t.Errorf("status %s (settled %v), stack id %s (was %s); want a new stack, created and settled", res.Status, res.Settled, st.ID, old.ID)
 			}
 		})
 	}
@@ -437,11 +498,11 @@ func TestDeployToleratesThrottling(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deploy while throttled: %v", err)
 	}
-	if res.Status != "CREATE_COMPLETE" {
-		t.Errorf("status = %s, want CREATE_COMPLETE", res.Status)
+	if res.Status != "UPDATE_COMPLETE" || !res.Settled {
+		t.Errorf("status = %s (settled %v), want created and settled", res.Status, res.Settled)
 	}
-	if got := fake.Count("CreateChangeSet"); got != 3 {
-		t.Errorf("CreateChangeSet calls = %d, want 3 (2 throttled)", got)
+	if got := fake.Count("CreateChangeSet"); got != 4 {
+		t.Errorf("CreateChangeSet calls = %d, want 4 (2 throttled, the create's, the settling update's)", got)
 	}
 
 	// Throttled without end: the error says so, after a bounded number of tries.
@@ -734,7 +795,9 @@ func TestProgressOnTerminal(t *testing.T) {
 	var progress bytes.Buffer
 	d, _ := deployer(sim.Fake(), &progress)
 	d.Terminal, d.Width = true, 60
-	if _, err := d.Deploy(context.Background(), stack("4")); err != nil {
+	s := stack("4")
+	s.CreateParameters = nil // one operation, so one table
+	if _, err := d.Deploy(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	out := progress.String()

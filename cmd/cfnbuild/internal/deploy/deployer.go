@@ -86,8 +86,11 @@ type Stack struct {
 	Name     string
 	Template []byte
 	// Parameters are passed on every change set; CreateParameters are added to them (and win) when
-	// the stack is created. On an update, KeepParameters not in Parameters keep their previous
-	// values (UsePreviousValue). Every other template parameter takes its default.
+	// the stack is created, and once that create has succeeded Deploy updates the stack again
+	// without them (see Result.Settled), so that the stack holds what a later deploy of the same
+	// input sends and such a deploy finds no changes. On an update, KeepParameters not in
+	// Parameters keep their previous values (UsePreviousValue). Every other template parameter
+	// takes its default.
 	Parameters       map[string]string
 	CreateParameters map[string]string
 	KeepParameters   []string
@@ -105,6 +108,8 @@ type Result struct {
 	Decision Decision
 	// Status is the stack's status at the end ("" when a new stack was not created).
 	Status string
+	// Settled reports that a create was followed by the update without CreateParameters.
+	Settled bool
 	// Outputs are the stack's outputs at the end.
 	Outputs map[string]string
 }
@@ -172,8 +177,33 @@ func (d *Deployer) Deploy(ctx context.Context, s Stack) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cs.Type == string(types.ChangeSetTypeCreate) && len(s.CreateParameters) > 0 {
+		settled, err := d.settle(ctx, s, final)
+		if err != nil {
+			return nil, err
+		}
+		res.Settled = settled != final
+		final = settled
+	}
 	res.Status, res.Outputs = string(final.StackStatus), outputs(final)
 	return res, nil
+}
+
+// settle updates a stack just created from s without s.CreateParameters, which then take their
+// defaults (for cfnbuild: DesiredCount 0 on create, then left out so that scaling owns the task
+// count). It belongs to the create the user reviewed, so Review is not asked again.
+func (d *Deployer) settle(ctx context.Context, s Stack, created *types.Stack) (*types.Stack, error) {
+	later := s
+	later.CreateParameters = nil
+	fmt.Fprintf(d.progress(), "Stack %q created; updating it without its create-only parameters (%s)\n", s.Name, strings.Join(sortedKeys(s.CreateParameters), ", "))
+	cs, err := d.createChangeSet(ctx, later, created)
+	if errors.Is(err, ErrNoChanges) {
+		return created, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stack %q was created, but not updated without %s (the next deploy does that): %w", s.Name, strings.Join(sortedKeys(s.CreateParameters), ", "), err)
+	}
+	return d.execute(ctx, cs)
 }
 
 // Diff creates a change set for s, describes it and deletes it (and the stack it would have
