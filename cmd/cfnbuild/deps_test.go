@@ -8,8 +8,8 @@ import (
 
 // TestDependencyDirection pins DESIGN.md's dependency rules with `go list`: template is pure (it
 // imports no AWS SDK, CLI, environment, clock or randomness), the worker imports nothing of the
-// CLI or the template and no AWS service but SQS, and the deploy library knows nothing of
-// goformation.
+// CLI or the template and no AWS service but SQS, and the deploy and image libraries know nothing
+// of goformation, the CLI or each other's AWS services.
 func TestDependencyDirection(t *testing.T) {
 	const module = "github.com/cfnbuild/cfnbuild"
 	rules := []struct {
@@ -28,6 +28,9 @@ func TestDependencyDirection(t *testing.T) {
 			deep: []string{"github.com/aws/aws-sdk-go-v2", "github.com/awslabs/goformation", "github.com/urfave/cli"}},
 		{pkg: module + "/cmd/cfnbuild/internal/deploy",
 			deep: []string{"github.com/awslabs/goformation", "github.com/urfave/cli", module + "/template"}},
+		{pkg: module + "/cmd/cfnbuild/internal/image",
+			deep: []string{"github.com/awslabs/goformation", "github.com/urfave/cli", module + "/template",
+				"github.com/aws/aws-sdk-go-v2/service/cloudformation", "github.com/aws/aws-sdk-go-v2/service/s3"}},
 	}
 	for _, r := range rules {
 		for _, d := range goList(t, "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, r.pkg) {

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,10 +12,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/aws/smithy-go"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cfnbuild/cfnbuild/cmd/cfnbuild/internal/deploy"
 	"github.com/cfnbuild/cfnbuild/cmd/cfnbuild/internal/image"
 	"github.com/cfnbuild/cfnbuild/template"
 )
@@ -235,7 +233,7 @@ type stackDescriber interface {
 // repositoryURIFromStack reads the RepositoryUri output of the repository stack.
 func repositoryURIFromStack(ctx context.Context, api stackDescriber, stack string) (string, error) {
 	out, err := api.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-	if isStackMissing(err) || (err == nil && len(out.Stacks) == 0) {
+	if deploy.IsStackNotFound(err) || (err == nil && len(out.Stacks) == 0) {
 		return "", fmt.Errorf("no --%s and stack %q does not exist: run cfnbuild deploy first, or pass --%s", flagRepositoryURI, stack, flagRepositoryURI)
 	}
 	if err != nil {
@@ -249,11 +247,4 @@ func repositoryURIFromStack(ctx context.Context, api stackDescriber, stack strin
 	}
 	return "", fmt.Errorf("no --%s and stack %q (%s) has no %s output: run cfnbuild deploy first, or pass --%s",
 		flagRepositoryURI, stack, st.StackStatus, template.OutputRepositoryURI, flagRepositoryURI)
-}
-
-// isStackMissing reports whether err is CloudFormation's answer for a stack that does not exist: a
-// ValidationError "Stack with id NAME does not exist" (the deploy library matches it the same way).
-func isStackMissing(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(ae.ErrorMessage(), "does not exist")
 }
