@@ -17,7 +17,7 @@ print_env() {
   url=$(cat "$state/url")
   cat <<ENV
 export AWS_ENDPOINT_URL=$url
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_SESSION_TOKEN AWS_PROFILE
 ENV
 }
