@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -244,7 +245,7 @@ func parameterOverrides(c *cli.Context, body []byte) (map[string]string, error) 
 			settable = append(settable, p)
 		}
 	}
-	for _, k := range sortedKeys(kvs) {
+	for _, k := range slices.Sorted(maps.Keys(kvs)) {
 		if why, ok := deployManaged[k]; ok {
 			return nil, usageError(fmt.Errorf("%s: parameter %s cannot be overridden: %s", origin(c, flagParameterOverrides), k, why))
 		}
@@ -269,15 +270,6 @@ func keyValues(c *cli.Context, flag string) (map[string]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // newDeployer makes a Deployer that draws progress on stderr, redrawn in place on a terminal.
@@ -420,7 +412,7 @@ func writeOutputs(w io.Writer, format string, outputs map[string]string) error {
 		return err
 	}
 	var b strings.Builder
-	for _, k := range sortedKeys(outputs) {
+	for _, k := range slices.Sorted(maps.Keys(outputs)) {
 		fmt.Fprintf(&b, "%s\t%s\n", k, outputs[k])
 	}
 	_, err := io.WriteString(w, b.String())

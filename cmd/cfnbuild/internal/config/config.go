@@ -3,9 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,7 +72,7 @@ func Parse(path string, data []byte) (*File, error) {
 	if err := checkVersion(path, doc["version"]); err != nil {
 		return nil, err
 	}
-	for _, env := range sortedKeys(doc) {
+	for _, env := range slices.Sorted(maps.Keys(doc)) {
 		if env == "version" {
 			continue
 		}
@@ -79,12 +80,12 @@ func Parse(path string, data []byte) (*File, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: %q must be a table of commands ([%s.<command>.parameters]), not %s", path, env, env, typeName(doc[env]))
 		}
-		for _, cmd := range sortedKeys(commands) {
+		for _, cmd := range slices.Sorted(maps.Keys(commands)) {
 			sections, ok := commands[cmd].(map[string]any)
 			if !ok {
 				return nil, fmt.Errorf("%s: [%s] %q must be a table ([%s.%s.parameters]), not %s", path, env, cmd, env, cmd, typeName(commands[cmd]))
 			}
-			for _, section := range sortedKeys(sections) {
+			for _, section := range slices.Sorted(maps.Keys(sections)) {
 				if section != "parameters" {
 					return nil, fmt.Errorf("%s: unknown table [%s.%s.%s]: only [%s.%s.parameters] is read", path, env, cmd, section, env, cmd)
 				}
@@ -93,7 +94,7 @@ func Parse(path string, data []byte) (*File, error) {
 					return nil, fmt.Errorf("%s: [%s.%s] parameters must be a table, not %s", path, env, cmd, typeName(sections[section]))
 				}
 				t := &Table{Env: env, Command: cmd, Values: values}
-				for _, k := range sortedKeys(values) {
+				for _, k := range slices.Sorted(maps.Keys(values)) {
 					if err := checkValue(values[k]); err != nil {
 						return nil, fmt.Errorf("%s: [%s] %s: %w", path, t.Name(), k, err)
 					}
@@ -151,8 +152,8 @@ func checkValue(v any) error {
 // Tables lists every table of the file, sorted by env then command.
 func (f *File) Tables() []*Table {
 	var out []*Table
-	for _, env := range sortedKeys(f.tables) {
-		for _, cmd := range sortedKeys(f.tables[env]) {
+	for _, env := range slices.Sorted(maps.Keys(f.tables)) {
+		for _, cmd := range slices.Sorted(maps.Keys(f.tables[env])) {
 			out = append(out, f.tables[env][cmd])
 		}
 	}
@@ -173,7 +174,7 @@ func (f *File) Params(env, command string) []Param {
 		}
 	}
 	out := make([]Param, 0, len(merged))
-	for _, k := range sortedKeys(merged) {
+	for _, k := range slices.Sorted(maps.Keys(merged)) {
 		out = append(out, merged[k])
 	}
 	return out
@@ -228,15 +229,6 @@ func typeName(v any) string {
 		return "a boolean"
 	}
 	return fmt.Sprintf("a %T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // KeyValue is one pair of a SAM-style list.

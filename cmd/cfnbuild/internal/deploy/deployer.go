@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,13 +196,13 @@ func (d *Deployer) Deploy(ctx context.Context, s Stack) (*Result, error) {
 func (d *Deployer) settle(ctx context.Context, s Stack, created *types.Stack) (*types.Stack, error) {
 	later := s
 	later.CreateParameters = nil
-	fmt.Fprintf(d.progress(), "Stack %q created; updating it without its create-only parameters (%s)\n", s.Name, strings.Join(sortedKeys(s.CreateParameters), ", "))
+	fmt.Fprintf(d.progress(), "Stack %q created; updating it without its create-only parameters (%s)\n", s.Name, strings.Join(slices.Sorted(maps.Keys(s.CreateParameters)), ", "))
 	cs, err := d.createChangeSet(ctx, later, created)
 	if errors.Is(err, ErrNoChanges) {
 		return created, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stack %q was created, but not updated without %s (the next deploy does that): %w", s.Name, strings.Join(sortedKeys(s.CreateParameters), ", "), err)
+		return nil, fmt.Errorf("stack %q was created, but not updated without %s (the next deploy does that): %w", s.Name, strings.Join(slices.Sorted(maps.Keys(s.CreateParameters)), ", "), err)
 	}
 	return d.execute(ctx, cs)
 }
@@ -470,13 +471,4 @@ func retry[T any](ctx context.Context, d *Deployer, call func(context.Context) (
 		}
 		delay = min(delay*2, maxThrottleDelay)
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -206,15 +205,6 @@ func runWorker(t *testing.T, img v1.Image) string {
 		t.Fatalf("running the image's /worker: %v\n%s", err, out)
 	}
 	return string(out)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // closedRegistry returns a loopback host:port where nothing listens.

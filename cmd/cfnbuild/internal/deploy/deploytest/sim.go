@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,7 +125,7 @@ func (s *Sim) Seed(want SimStack) {
 		panic(err)
 	}
 	st.Template, st.Parameters, st.resources = want.Template, values, t.resolve(values)
-	for _, id := range sortedKeys(st.resources) {
+	for _, id := range slices.Sorted(maps.Keys(st.resources)) {
 		s.event(st, id, st.resources[id].Type, "CREATE_COMPLETE", "")
 	}
 	s.event(st, want.Name, stackType, want.Status, "")
@@ -236,11 +236,11 @@ func (s *Sim) createChangeSet(_ context.Context, in *cloudformation.CreateChange
 	newResources := t.resolve(values)
 	var changes []types.Change
 	if st == nil || st.Status == "REVIEW_IN_PROGRESS" {
-		for _, id := range sortedKeys(newResources) {
+		for _, id := range slices.Sorted(maps.Keys(newResources)) {
 			changes = append(changes, change("Add", id, newResources[id].Type, ""))
 		}
 	} else {
-		for _, id := range sortedKeys(newResources) {
+		for _, id := range slices.Sorted(maps.Keys(newResources)) {
 			old, ok := st.resources[id]
 			switch {
 			case !ok:
@@ -249,7 +249,7 @@ func (s *Sim) createChangeSet(_ context.Context, in *cloudformation.CreateChange
 				changes = append(changes, change("Modify", id, newResources[id].Type, "False"))
 			}
 		}
-		for _, id := range sortedKeys(st.resources) {
+		for _, id := range slices.Sorted(maps.Keys(st.resources)) {
 			if _, ok := newResources[id]; !ok {
 				changes = append(changes, change("Remove", id, st.resources[id].Type, ""))
 			}
@@ -380,7 +380,7 @@ func (s *Sim) runCreate(st *simStack, cs *simChangeSet, t *simTemplate, next map
 	st.Status = "CREATE_IN_PROGRESS"
 	st.Tags, st.Capabilities, st.Parameters = cs.tags, cs.caps, cs.params
 	s.event(st, st.Name, stackType, "CREATE_IN_PROGRESS", "User Initiated")
-	ids := sortedKeys(next)
+	ids := slices.Sorted(maps.Keys(next))
 	var steps []func()
 	for i, id := range ids {
 		typ := next[id].Type
@@ -424,7 +424,7 @@ func (s *Sim) runUpdate(st *simStack, cs *simChangeSet, t *simTemplate, next map
 	st.Status = "UPDATE_IN_PROGRESS"
 	s.event(st, st.Name, stackType, st.Status, "User Initiated")
 	var steps []func()
-	for _, id := range sortedKeys(next) {
+	for _, id := range slices.Sorted(maps.Keys(next)) {
 		old, existed := st.resources[id]
 		if existed && old == next[id] {
 			continue
@@ -447,7 +447,7 @@ func (s *Sim) runUpdate(st *simStack, cs *simChangeSet, t *simTemplate, next map
 		st.Status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
 		s.event(st, st.Name, stackType, st.Status, "")
 	})
-	for _, id := range sortedKeys(st.resources) {
+	for _, id := range slices.Sorted(maps.Keys(st.resources)) {
 		if _, ok := next[id]; !ok {
 			typ := st.resources[id].Type
 			steps = append(steps, func() { s.event(st, id, typ, "DELETE_COMPLETE", "") })
@@ -527,7 +527,7 @@ func (s *Sim) deleteStack(_ context.Context, in *cloudformation.DeleteStackInput
 	}
 	st.Status, st.steps = "DELETE_IN_PROGRESS", nil
 	s.event(st, st.Name, stackType, st.Status, "User Initiated")
-	ids := sortedKeys(st.resources)
+	ids := slices.Sorted(maps.Keys(st.resources))
 	for i := len(ids) - 1; i >= 0; i-- {
 		id, typ := ids[i], st.resources[ids[i]].Type
 		st.steps = append(st.steps, func() { s.event(st, id, typ, "DELETE_IN_PROGRESS", "") })
@@ -560,10 +560,10 @@ func (s *Sim) describeStacks(_ context.Context, in *cloudformation.DescribeStack
 		step()
 	}
 	out := types.Stack{StackName: aws.String(st.Name), StackId: aws.String(st.ID), StackStatus: types.StackStatus(st.Status)}
-	for _, k := range sortedKeys(st.Outputs) {
+	for _, k := range slices.Sorted(maps.Keys(st.Outputs)) {
 		out.Outputs = append(out.Outputs, types.Output{OutputKey: aws.String(k), OutputValue: aws.String(st.Outputs[k])})
 	}
-	for _, k := range sortedKeys(st.Parameters) {
+	for _, k := range slices.Sorted(maps.Keys(st.Parameters)) {
 		out.Parameters = append(out.Parameters, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(st.Parameters[k])})
 	}
 	return &cloudformation.DescribeStacksOutput{Stacks: []types.Stack{out}}, nil
@@ -640,7 +640,7 @@ func (t *simTemplate) values(given map[string]string, list []types.Parameter, pr
 		out[k] = aws.ToString(p.ParameterValue)
 	}
 	var missing []string
-	for _, k := range sortedKeys(t.Parameters) {
+	for _, k := range slices.Sorted(maps.Keys(t.Parameters)) {
 		if _, ok := out[k]; ok {
 			continue
 		}
@@ -703,13 +703,4 @@ func (t *simTemplate) needsIAM() bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
