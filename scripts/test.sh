@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-cdk_nag=${CDK_NAG:-$root/../shared/tools/cdk-nag/run.sh}
+# The cdk-nag harness lives beside the checkout in ../shared (CDK_NAG overrides).
+cdk_nag=
+for candidate in "${CDK_NAG:-}" "$root/../shared/tools/cdk-nag/run.sh" /work/shared/tools/cdk-nag/run.sh; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then cdk_nag=$candidate; break; fi
+done
 skipped=()
 
 step() { printf '\n== %s\n' "$*" >&2; }
@@ -45,8 +49,8 @@ else
 fi
 
 step "cdk-nag AwsSolutions (no unsuppressed error)"
-if [ ! -x "$cdk_nag" ]; then
-  missing "the cdk-nag harness is not at $cdk_nag (set CDK_NAG)"
+if [ -z "$cdk_nag" ]; then
+  missing "the cdk-nag harness is not at ../shared/tools/cdk-nag/run.sh (set CDK_NAG to its path)"
 elif ! command -v npm >/dev/null; then
   missing "npm is not on PATH: cdk-nag cannot be installed"
 else
