@@ -287,6 +287,20 @@ func newDeployer(s streams, clients *awsClients, c *cli.Context) *deploy.Deploye
 	return d
 }
 
+// prepare reads the stacks from the flags and makes the AWS clients and the Deployer, for deploy
+// and diff.
+func prepare(c *cli.Context, s streams, deps deployDeps) (*stacks, *awsClients, *deploy.Deployer, error) {
+	st, err := readStacks(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	clients, err := deps.clients(c.Context, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, clients, newDeployer(s, clients, c), nil
+}
+
 func runDeploy(c *cli.Context, s streams, deps deployDeps) error {
 	ctx := c.Context
 	yes, noExecute := c.Bool(flagYes), c.Bool(flagNoExecuteChangeset)
@@ -294,17 +308,12 @@ func runDeploy(c *cli.Context, s streams, deps deployDeps) error {
 	if noExecute && c.Bool(flagConfirmChangeset) {
 		return usageError(fmt.Errorf("--%s and --%s contradict each other", flagConfirmChangeset, flagNoExecuteChangeset))
 	}
-	st, err := readStacks(c)
-	if err != nil {
-		return err
-	}
-	clients, err := deps.clients(ctx, c)
+	st, clients, d, err := prepare(c, s, deps)
 	if err != nil {
 		return err
 	}
 	defer clients.report(c, s)
 	ask := newPrompter(s)
-	d := newDeployer(s, clients, c)
 	d.Review = func(cs deploy.ChangeSet) (deploy.Decision, error) {
 		if err := deploy.WriteChangeSet(s.err, cs); err != nil {
 			return deploy.Discard, err
@@ -427,16 +436,11 @@ func placeholderImage(region string) string {
 
 func runDiff(c *cli.Context, s streams, deps deployDeps) error {
 	ctx := c.Context
-	st, err := readStacks(c)
-	if err != nil {
-		return err
-	}
-	clients, err := deps.clients(ctx, c)
+	st, clients, d, err := prepare(c, s, deps)
 	if err != nil {
 		return err
 	}
 	defer clients.report(c, s)
-	d := newDeployer(s, clients, c)
 
 	main := st.mainStack(st.imageURI)
 	if st.imageURI == "" {
