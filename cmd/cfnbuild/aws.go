@@ -47,19 +47,28 @@ func RepositoryStackName(main string) string { return main + "-repository" }
 
 // loadAWSConfig resolves the SDK configuration: the standard chain, with --region/--profile on top.
 func loadAWSConfig(ctx context.Context, c *cli.Context) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if r := c.String(flagRegion); r != "" {
-		opts = append(opts, awsconfig.WithRegion(r))
+	cfg, err := loadSDKConfig(ctx, c.String(flagRegion), c.String(flagProfile))
+	if err != nil {
+		return aws.Config{}, err
 	}
-	if p := c.String(flagProfile); p != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(p))
+	if cfg.Region == "" {
+		return aws.Config{}, usageError(fmt.Errorf("no AWS region: set --region, samconfig's region, or AWS_REGION"))
+	}
+	return cfg, nil
+}
+
+// loadSDKConfig loads the SDK's standard chain, with region and profile (when not empty) on top.
+func loadSDKConfig(ctx context.Context, region, profile string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return aws.Config{}, usageError(fmt.Errorf("no AWS region: set --region, samconfig's region, or AWS_REGION"))
 	}
 	return cfg, nil
 }

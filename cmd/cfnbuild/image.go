@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -203,16 +202,9 @@ type lazyECR struct {
 
 func (l *lazyECR) GetAuthorizationToken(ctx context.Context, in *ecr.GetAuthorizationTokenInput, optFns ...func(*ecr.Options)) (*ecr.GetAuthorizationTokenOutput, error) {
 	l.once.Do(func() {
-		var opts []func(*awsconfig.LoadOptions) error
-		if l.region != "" {
-			opts = append(opts, awsconfig.WithRegion(l.region))
-		}
-		if l.profile != "" {
-			opts = append(opts, awsconfig.WithSharedConfigProfile(l.profile))
-		}
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		cfg, err := loadSDKConfig(ctx, l.region, l.profile)
 		if err != nil {
-			l.err = fmt.Errorf("loading AWS configuration: %w", err)
+			l.err = err
 			return
 		}
 		l.client = ecr.NewFromConfig(cfg)
